@@ -165,7 +165,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_TASK_ROUTES = {"videos.tasks.*": {"queue": "videos"}}
+# Periodic work runs in the worker's embedded beat (`celery worker --beat` in `make run`).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "trim-event-logs": {"task": "realtime.tasks.trim_event_logs_task", "schedule": 3600.0},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- API -------------------------------------------------------------------------------
