@@ -23,3 +23,17 @@ def get_course_for_user(user: User, course_id: int) -> Course:
     if course is None or not can_view_course(user, course):
         raise Http404("No such course.")
     return course
+
+
+def has_purchased(user: User, course: Course) -> bool:
+    return course.purchases.filter(user_id=user.pk).exists()
+
+
+def can_comment_on_course(user: User, course: Course) -> bool:
+    """Buyers, the course's instructor and admins discuss a course; browsers only read."""
+    return can_manage_course(user, course) or has_purchased(user, course)
+
+
+def can_review_course(user: User, course: Course) -> bool:
+    """Only buyers rate a course; its instructor never rates their own."""
+    return course.instructor_id != user.pk and has_purchased(user, course)

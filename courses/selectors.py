@@ -4,7 +4,7 @@ from django.db.models import Avg, Count, Q, QuerySet
 
 from accounts.models import User
 
-from .models import Course
+from .models import Comment, Course, Review
 
 
 def visible_courses(user: User) -> QuerySet[Course]:
@@ -15,3 +15,20 @@ def visible_courses(user: User) -> QuerySet[Course]:
     if user.is_platform_admin:
         return courses
     return courses.filter(Q(is_published=True) | Q(instructor=user))
+
+
+def course_comments(course: Course) -> QuerySet[Comment]:
+    return Comment.objects.filter(course=course).select_related("author").order_by("id")
+
+
+def course_reviews(course: Course) -> QuerySet[Review]:
+    return Review.objects.filter(course=course).select_related("user").order_by("id")
+
+
+def course_rating(course_id: int) -> tuple[float | None, int]:
+    """The rating average (2 decimals) and count of a course."""
+    stats = Review.objects.filter(course_id=course_id).aggregate(
+        average=Avg("rating"), count=Count("id")
+    )
+    average = stats["average"]
+    return (None if average is None else round(float(average), 2), int(stats["count"]))
