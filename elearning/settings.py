@@ -169,6 +169,10 @@ CELERY_TASK_ROUTES = {"videos.tasks.*": {"queue": "videos"}}
 # Periodic work runs in the worker's embedded beat (`celery worker --beat` in `make run`).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "trim-event-logs": {"task": "realtime.tasks.trim_event_logs_task", "schedule": 3600.0},
+    "requeue-stale-video-jobs": {
+        "task": "videos.tasks.requeue_stale_jobs_task",
+        "schedule": 60.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from . import pages
+
+urlpatterns = [
+    path("videos/", pages.video_queue, name="video-queue"),
+]
