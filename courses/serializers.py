@@ -16,6 +16,8 @@ class CourseSerializer(serializers.ModelSerializer[Course]):
     instructor_name = serializers.CharField(source="instructor.username", read_only=True)
     rating_average = serializers.SerializerMethodField()
     rating_count = serializers.SerializerMethodField()
+    # Distinct users on the course page now (presence); null when Redis is unreachable.
+    viewer_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Course
@@ -30,6 +32,7 @@ class CourseSerializer(serializers.ModelSerializer[Course]):
             "price_cents",
             "rating_average",
             "rating_count",
+            "viewer_count",
         )
 
     def get_rating_average(self, course: Course) -> float | None:
@@ -38,6 +41,10 @@ class CourseSerializer(serializers.ModelSerializer[Course]):
 
     def get_rating_count(self, course: Course) -> int:
         return int(getattr(course, "rating_count", 0) or 0)
+
+    def get_viewer_count(self, course: Course) -> int | None:
+        counts = self.context.get("viewer_counts")
+        return None if counts is None else int(counts.get(course.pk, 0))
 
 
 class CourseDetailSerializer(CourseSerializer):

@@ -6,6 +6,8 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from presence.selectors import viewer_counts
+
 from .selectors import visible_courses
 from .serializers import CourseDetailSerializer, CourseSerializer
 
@@ -13,8 +15,9 @@ from .serializers import CourseDetailSerializer, CourseSerializer
 @extend_schema(responses=CourseSerializer(many=True))
 @api_view(["GET"])
 def course_list(request: Request) -> Response:
-    courses = visible_courses(request.user)  # type: ignore[arg-type]
-    return Response(CourseSerializer(courses, many=True).data)
+    courses = list(visible_courses(request.user))  # type: ignore[arg-type]
+    context = {"viewer_counts": viewer_counts(c.pk for c in courses)}
+    return Response(CourseSerializer(courses, many=True, context=context).data)
 
 
 @extend_schema(responses=CourseDetailSerializer)
@@ -24,4 +27,5 @@ def course_detail(request: Request, course_id: int) -> Response:
         visible_courses(request.user).prefetch_related("lessons"),  # type: ignore[arg-type]
         pk=course_id,
     )
-    return Response(CourseDetailSerializer(course).data)
+    context = {"viewer_counts": viewer_counts([course.pk])}
+    return Response(CourseDetailSerializer(course, context=context).data)

@@ -173,6 +173,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "videos.tasks.requeue_stale_jobs_task",
         "schedule": 60.0,
     },
+    # Daphne processes sweep as part of their heartbeat; this covers the case where none
+    # is left alive to do it (presence/services.py).
+    "sweep-presence": {"task": "presence.tasks.sweep_presence_task", "schedule": 10.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -209,6 +212,18 @@ REALTIME_AUTH_TIMEOUT_S = 10.0
 # Replay keeps at least this many events and at least this long per user (DESIGN.md §6).
 REALTIME_KEEP_EVENTS = 1000
 REALTIME_KEEP_HOURS = 24
+
+# --- Presence (presence/store.py) ------------------------------------------------------
+# A socket that stops heartbeating (its process was killed) stops counting after
+# PRESENCE_TTL_S; the transition is broadcast at the next sweep, one heartbeat later.
+PRESENCE_TTL_S = float(os.environ.get("PRESENCE_TTL_S", "30"))
+PRESENCE_HEARTBEAT_S = float(os.environ.get("PRESENCE_HEARTBEAT_S", str(PRESENCE_TTL_S / 3)))
+# A `lesson.watch` report is shown for this long; older than STALE it is flagged stale.
+PRESENCE_WATCH_TTL_S = float(os.environ.get("PRESENCE_WATCH_TTL_S", "20"))
+PRESENCE_WATCH_STALE_S = float(os.environ.get("PRESENCE_WATCH_STALE_S", "10"))
+# At most one `course.viewers` event per course per interval (the last value always sent).
+PRESENCE_VIEWERS_INTERVAL_S = float(os.environ.get("PRESENCE_VIEWERS_INTERVAL_S", "1.0"))
+PRESENCE_KEY_PREFIX = os.environ.get("PRESENCE_KEY_PREFIX", "elearning:presence:")
 
 # --- Videos ----------------------------------------------------------------------------
 WHISPER_MODEL = os.environ.get("WHISPER_MODEL") or None  # None: the embedded tiny.en model

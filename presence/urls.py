@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from . import views
+
+urlpatterns = [
+    path("presence/online/", views.online_users, name="presence-online"),
+    path("courses/<int:course_id>/watching/", views.course_watching, name="course-watching"),
+]

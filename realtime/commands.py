@@ -13,11 +13,14 @@ A handler checks permission for the object it touches, returns the `ack` data, o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+logger = logging.getLogger(__name__)
 
 CommandData = Mapping[str, Any]
 Ack = Mapping[str, Any] | None
@@ -58,6 +61,7 @@ def not_found(what: str) -> CommandError:
 
 _commands: dict[str, Handler] = {}
 _disconnect_hooks: list[Hook] = []
+_session_start_hooks: list[Hook] = []
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -74,6 +78,21 @@ def on_disconnect(hook: Hook) -> Hook:
     """Registers a coroutine run when a socket closes (after it leaves its groups)."""
     _disconnect_hooks.append(hook)
     return hook
+
+
+def on_session_start(hook: Hook) -> Hook:
+    """Registers a coroutine run once a socket is authenticated, before `session.ready`."""
+    _session_start_hooks.append(hook)
+    return hook
+
+
+async def run_session_start_hooks(conn: Connection) -> None:
+    """Runs every session-start hook; one that fails is logged and does not end the session."""
+    for hook in tuple(_session_start_hooks):
+        try:
+            await hook(conn)
+        except Exception:
+            logger.exception("session start hook %s failed", getattr(hook, "__name__", hook))
 
 
 def get_handler(name: str) -> Handler | None:

@@ -108,6 +108,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             self.deadline = asyncio.get_running_loop().call_later(
                 max(0.0, expires_at - time.time()), self.close_unauthorized
             )
+        await commands.run_session_start_hooks(self)
         await self.send(
             text_data=reply_text(
                 {"type": "session.ready", "data": {"user_id": user.pk, "last_seq": self.floor}}
