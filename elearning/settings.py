@@ -140,18 +140,32 @@ WHITENOISE_USE_FINDERS = True
 # --- Redis: channel layer, Celery broker, presence --------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            "hosts": [REDIS_URL],
-            "prefix": "elearning:asgi",
-            "capacity": 1000,
-            "expiry": 60,
-            "group_expiry": 86400,
-        },
+# `core` keeps messages in Redis lists and loops over a group's members in Redis;
+# `pubsub` sends one PUBLISH per group message and each process fans out locally.
+# `make bench` measures both (see README, "Performance").
+CHANNEL_LAYER_KIND = os.environ.get("CHANNEL_LAYER", "core")
+if CHANNEL_LAYER_KIND == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "elearning:asgi"},
+        }
     }
-}
+elif CHANNEL_LAYER_KIND == "core":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": "elearning:asgi",
+                "capacity": 1000,
+                "expiry": 60,
+                "group_expiry": 86400,
+            },
+        }
+    }
+else:
+    raise ValueError(f"CHANNEL_LAYER must be 'core' or 'pubsub', not {CHANNEL_LAYER_KIND!r}")
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
