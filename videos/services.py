@@ -198,12 +198,12 @@ def _save_upload(uploaded_file: File[Any], destination: Path) -> None:
             target.write(chunk)
 
 
-def _format_bytes(count: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:g} {unit}" if unit == "bytes" else f"{count:.4g} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return f"{count} bytes"  # pragma: no cover
+def _format_bytes(size: int) -> str:
+    # The pipeline's probe words its limit the same way, so both refusals read alike.
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} bytes"
 
 
 # --- claim, progress, terminal states ------------------------------------------------

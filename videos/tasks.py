@@ -1,4 +1,7 @@
-"""Celery tasks of the video queue: ids in, one service call (STYLE.md)."""
+"""Celery tasks of the video queue: ids in, one service call (STYLE.md).
+
+Both run on the `videos` queue (CELERY_TASK_ROUTES routes `videos.tasks.*` there).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from . import services
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, queue="videos", max_retries=None)
+@shared_task(bind=True, acks_late=True, max_retries=None)
 def process_video_task(self: Task, job_id: str) -> str:
     """Run one attempt of a job; schedule the next attempt after a transient failure.
 
@@ -28,7 +31,7 @@ def process_video_task(self: Task, job_id: str) -> str:
     return outcome.status
 
 
-@shared_task(queue="videos")
+@shared_task
 def requeue_stale_jobs_task() -> dict[str, int]:
     summary = services.requeue_stale_jobs()
     return {"requeued": len(summary.requeued), "failed": len(summary.failed)}
