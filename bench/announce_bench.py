@@ -38,7 +38,7 @@ class QueryCounter:
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    def __call__(self, execute, sql, params, many, context):
         self.count += 1
         return execute(sql, params, many, context)
 
@@ -51,7 +51,7 @@ class Timed:
         self.seconds = 0.0
         setattr(module, name, self)
 
-    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __call__(self, *args, **kwargs):
         started = time.perf_counter()
         try:
             return self.inner(*args, **kwargs)

@@ -363,7 +363,9 @@ def deliver_announcement(*, announcement_id: int, batch_size: int = ANNOUNCEMENT
     announcement = Announcement.objects.filter(pk=announcement_id).first()
     if announcement is None:
         return 0
-    users = User.objects.filter(is_active=True).exclude(pk=announcement.created_by_id)
+    users = User.objects.filter(is_active=True)
+    if announcement.created_by_id is not None:
+        users = users.exclude(pk=announcement.created_by_id)
     if announcement.audience != Audience.EVERYONE:
         users = users.filter(role=announcement.audience)
     payload = {"announcement_id": announcement.pk}

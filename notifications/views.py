@@ -49,6 +49,11 @@ class AnnounceInput(serializers.Serializer[dict[str, Any]]):
     )
 
 
+def _user_id(request: Request) -> int:
+    # IsAuthenticated (the default permission) has run: the user has a primary key.
+    return int(request.user.pk)  # type: ignore[arg-type]
+
+
 def _is_true(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true", "yes")
 
@@ -60,7 +65,7 @@ def _is_true(value: str | None) -> bool:
 @api_view(["GET"])
 def notification_list(request: Request) -> Response:
     rows = notifications_for(
-        request.user.pk, unread_only=_is_true(request.query_params.get("unread"))
+        _user_id(request), unread_only=_is_true(request.query_params.get("unread"))
     )
     paginator = NotificationPagination()
     page = paginator.paginate_queryset(rows, request)
@@ -71,7 +76,7 @@ def notification_list(request: Request) -> Response:
 @extend_schema(responses=_count_out)
 @api_view(["GET"])
 def notification_unread_count(request: Request) -> Response:
-    return Response({"unread_count": unread_count(request.user.pk)})
+    return Response({"unread_count": unread_count(_user_id(request))})
 
 
 @extend_schema(request=None, responses=_count_out)

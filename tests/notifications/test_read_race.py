@@ -66,7 +66,7 @@ async def collect(tab) -> dict[int, dict]:
 async def test_unread_count_converges_to_database_under_racing_writes(open_socket, student):
     for i in range(3):
         await database_sync_to_async(note)(student.pk, f"before-{i}")
-    single = await Notification.objects.filter(recipient=student).afirst()
+    single = await Notification.objects.filter(recipient=student).aearliest("id")
     opened_at_seq = await KeptEvent.objects.filter(user=student).acount()
     tab1 = await open_socket(student)
     tab2 = await open_socket(student)

@@ -61,7 +61,7 @@ def test_created_event_carries_the_count_of_unread_rows(student):
 
     from realtime.models import KeptEvent
 
-    last = json.loads(KeptEvent.objects.filter(user=student).order_by("-seq").first().text)
+    last = json.loads(KeptEvent.objects.filter(user=student).order_by("-seq")[0].text)
     assert last["type"] == "notification.created"
     assert last["data"]["unread_count"] == 2
 
