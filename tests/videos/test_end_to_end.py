@@ -23,6 +23,7 @@ import av
 import psutil
 import pytest
 from websockets.asyncio.client import connect
+from websockets.typing import Origin
 
 from tests.conftest import access_token, make_user
 from tests.processes import celery_worker, daphne_server
@@ -120,7 +121,7 @@ def get_job(port: int, token: str, job_id: str) -> dict[str, Any]:
 
 
 async def open_ws(port: int, token: str) -> Any:
-    ws = await connect(f"ws://127.0.0.1:{port}/ws/", origin=f"http://127.0.0.1:{port}")
+    ws = await connect(f"ws://127.0.0.1:{port}/ws/", origin=Origin(f"http://127.0.0.1:{port}"))
     await ws.send(json.dumps({"type": "auth", "token": token}))
     ready = json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert ready["type"] == "session.ready", ready
