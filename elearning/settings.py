@@ -156,7 +156,10 @@ elif CHANNEL_LAYER_KIND == "core":
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, the same as the
+                # layer's 5 s BZPOPMIN: an idle consumer's receive then raises TimeoutError
+                # and daphne drops the socket. Blocking reads need no socket timeout.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": "elearning:asgi",
                 "capacity": 1000,
                 "expiry": 60,

@@ -65,6 +65,10 @@ def _viewers_interval_ms() -> int:
 class LocalSocket:
     user_id: int
     member: str
+    # The consumer, weakly: one that dies without its disconnect hook (an exception in
+    # the application) is collected, and the next heartbeat forgets it instead of
+    # keeping a ghost alive forever.
+    owner: weakref.ReferenceType[Any]
     courses: set[int] = field(default_factory=set)
 
 
@@ -111,7 +115,7 @@ async def start_socket(conn: Connection) -> None:
     """Registers an authenticated socket. Publishes `presence.changed` if the user was offline."""
     state = process_presence()
     user_id = conn.user.pk
-    socket = LocalSocket(user_id, member(user_id, conn.channel_name))
+    socket = LocalSocket(user_id, member(user_id, conn.channel_name), weakref.ref(conn))
     state.sockets[conn.channel_name] = socket
     _ensure_heartbeat(state)
     store = async_store()
@@ -130,28 +134,37 @@ async def end_socket(conn: Connection) -> None:
     (throttled) `course.viewers` for its courses.
     """
     state = process_presence()
-    store = async_store()
     async with state.lock:
         socket = state.sockets.pop(conn.channel_name, None)
         if socket is None:
             return
-        now = time.time()
-        pipe = store.client.pipeline(transaction=False)
-        for course_id in socket.courses:
-            pipe.zrem(key("c", course_id), socket.member)
-        watching = conn.state.get(_WATCHING)
-        if watching is not None:
-            pipe.zrem(key("w", watching), socket.member)
-            pipe.hdel(key("wd", watching), socket.member)
-        if len(pipe):
-            await pipe.execute()
-        went_offline = await store.scripts["disconnect"](
-            keys=[key("conns"), key("u", socket.user_id), key("online"), key("seen")],
-            args=[socket.member, conn.channel_name, socket.user_id, now],
-        )
-    if went_offline:
+        went_offline = await _aremove(socket, conn.channel_name, conn.state.get(_WATCHING))
+    await _aannounce_removal(socket, went_offline)
+
+
+async def _aremove(socket: LocalSocket, channel_name: str, watching: int | None) -> float | None:
+    """Deletes a socket's entries; returns the time if the user went offline with it."""
+    store = async_store()
+    now = time.time()
+    pipe = store.client.pipeline(transaction=False)
+    for course_id in socket.courses:
+        pipe.zrem(key("c", course_id), socket.member)
+    if watching is not None:
+        pipe.zrem(key("w", watching), socket.member)
+        pipe.hdel(key("wd", watching), socket.member)
+    if len(pipe):
+        await pipe.execute()
+    went_offline = await store.scripts["disconnect"](
+        keys=[key("conns"), key("u", socket.user_id), key("online"), key("seen")],
+        args=[socket.member, channel_name, socket.user_id, now],
+    )
+    return now if went_offline else None
+
+
+async def _aannounce_removal(socket: LocalSocket, went_offline_at: float | None) -> None:
+    if went_offline_at is not None:
         await _apublish_presence(
-            socket.user_id, is_online=False, last_seen=now, reason="disconnect"
+            socket.user_id, is_online=False, last_seen=went_offline_at, reason="disconnect"
         )
     for course_id in socket.courses:
         await note_viewers_changed(course_id)
@@ -180,7 +193,7 @@ async def join_course_page(conn: Connection, course_id: int) -> int:
     socket = state.sockets.get(conn.channel_name)
     if socket is None:  # cannot happen for an authenticated socket; be safe
         socket = state.sockets[conn.channel_name] = LocalSocket(
-            conn.user.pk, member(conn.user.pk, conn.channel_name)
+            conn.user.pk, member(conn.user.pk, conn.channel_name), weakref.ref(conn)
         )
         _ensure_heartbeat(state)
     store = async_store()
@@ -349,7 +362,12 @@ async def heartbeat(state: ProcessPresence | None = None) -> int:
     store = async_store()
     came_back: list[str] = []
     courses_back: list[str] = []
+    forgotten: list[tuple[LocalSocket, float | None]] = []
     async with state.lock:
+        for channel_name, socket in list(state.sockets.items()):
+            if socket.owner() is None:  # its consumer died without a disconnect
+                del state.sockets[channel_name]
+                forgotten.append((socket, await _aremove(socket, channel_name, None)))
         sockets = list(state.sockets.items())
         deadline = time.time() + _ttl()
         for start in range(0, len(sockets), _HEARTBEAT_CHUNK):
@@ -361,6 +379,8 @@ async def heartbeat(state: ProcessPresence | None = None) -> int:
             )
             came_back += back
             courses_back += courses
+    for socket, went_offline_at in forgotten:
+        await _aannounce_removal(socket, went_offline_at)
     # Only after a stall longer than the TTL, when a sweeper had declared these gone.
     for user_id in dict.fromkeys(came_back):
         await _apublish_presence(int(user_id), is_online=True, last_seen=None, reason="connect")
