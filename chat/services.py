@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.http import Http404
 from django.utils import timezone
 
@@ -225,13 +227,12 @@ def check_participant(*, actor: User, conversation_id: int) -> None:
 
 
 def _advance_marker(conversation: Conversation, user: User, seq: int) -> None:
-    marker, created = ReadMarker.objects.get_or_create(
-        conversation=conversation, user=user, defaults={"seq": seq}
+    # One UPDATE on the hot path (every send); the row is created on a user's first send.
+    moved = ReadMarker.objects.filter(conversation=conversation, user=user).update(
+        seq=Greatest(F("seq"), Value(seq)), is_notified=False, updated_at=timezone.now()
     )
-    if not created and (marker.seq < seq or marker.is_notified):
-        marker.seq = max(marker.seq, seq)
-        marker.is_notified = False
-        marker.save(update_fields=["seq", "is_notified", "updated_at"])
+    if not moved:
+        ReadMarker.objects.create(conversation=conversation, user=user, seq=seq)
 
 
 def _notify_absent(conversation: Conversation, message: Message, recipient_ids: list[int]) -> None:

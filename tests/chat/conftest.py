@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -13,6 +14,12 @@ from chat.models import Conversation
 from chat.services import open_conversation
 from courses.models import Course, Purchase
 from tests.conftest import make_user
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    # Personas are created with passwords; PBKDF2 made fixture setup the slowest part.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

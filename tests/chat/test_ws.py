@@ -38,14 +38,14 @@ async def nothing_more(ws: Socket, timeout: float = 0.3) -> bool:
     return True
 
 
-async def next_event(ws: Socket, timeout: float = 5) -> dict[str, Any]:
+async def next_event(ws: Socket, timeout: float = 10) -> dict[str, Any]:
     while True:
         event = await ws.next_event(timeout)
         if not event["type"].startswith(FOREIGN):
             return event
 
 
-async def next_of_type(ws: Socket, event_type: str, timeout: float = 5) -> dict[str, Any]:
+async def next_of_type(ws: Socket, event_type: str, timeout: float = 10) -> dict[str, Any]:
     while True:
         event = await next_event(ws, timeout)
         if event["type"] == event_type:
@@ -335,7 +335,7 @@ async def _burst(ws: Socket, conversation_id: int, prefix: str, count: int) -> l
                 },
             }
         )
-    acks = []
+    acks: list[dict] = []
     while len(acks) < count:
         message = await ws.receive(timeout=20)
         if message["type"] == "ack":
