@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from notifications.models import NotificationKind
 from notifications.services import NotificationSpec, create_notifications
 
 from .models import Conversation, ConversationKind, Message
 
-# notifications.models.NotificationKind has no chat member yet; the column carries no
-# constraint, so this value is stored and shown as is (reported to its owner).
-CHAT_MESSAGE_KIND = "chat_message"
 PREVIEW_CHARS = 200
 
 
@@ -37,7 +35,7 @@ def notify_new_message(
         [
             NotificationSpec(
                 recipient_id=uid,
-                kind=CHAT_MESSAGE_KIND,
+                kind=NotificationKind.CHAT_MESSAGE,
                 title=title[:200],
                 body=message.body.strip()[:PREVIEW_CHARS],
                 payload=payload,

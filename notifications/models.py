@@ -14,6 +14,7 @@ class NotificationKind(models.TextChoices):
     COMMENT_REPLY = "comment_reply", "Reply to your comment"
     ANNOUNCEMENT = "announcement", "Announcement"
     VIDEO_FINISHED = "video_finished", "Video processing finished"
+    CHAT_MESSAGE = "chat_message", "New chat message"
 
 
 class Notification(models.Model):

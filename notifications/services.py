@@ -23,7 +23,11 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from realtime.groups import user_group
-from realtime.publish import publish_kept_on_commit, publish_on_commit
+from realtime.publish import (
+    publish_kept_each_on_commit,
+    publish_kept_on_commit,
+    publish_on_commit,
+)
 
 from . import events
 from .models import Announcement, Audience, Notification, NotificationKind
@@ -90,12 +94,14 @@ def create_notifications(
             ]
         )
         counts = unread_counts(row.recipient_id for row in rows)
+        publish_kept_each_on_commit(
+            events.NOTIFICATION_CREATED,
+            {
+                row.recipient_id: events.notification_created(row, counts[row.recipient_id])
+                for row in rows
+            },
+        )
         for row in rows:
-            publish_kept_on_commit(
-                [row.recipient_id],
-                events.NOTIFICATION_CREATED,
-                events.notification_created(row, counts[row.recipient_id]),
-            )
             sound = by_recipient[row.recipient_id].sound
             if sound is not None:
                 publish_on_commit(

@@ -24,15 +24,14 @@ from . import commands
 from .auth import user_for_access_token
 from .envelope import reply_text
 from .groups import admins_group, user_group
-from .streams import Replay, last_seq, replay_after
+from .streams import Replay, events_between, last_seq, replay_after
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
 MAX_MESSAGE_CHARS = 64 * 1024
-# Live kept events sent before the first `resume` are remembered so that the replay
-# skips them; past this many the client is told to resync instead.
-MAX_TRACKED_LIVE = 1000
+# How long a kept event waits for an earlier one before that one is read from the log.
+GAP_WAIT_S = 0.5
 
 
 class GatewayConsumer(AsyncWebsocketConsumer):
@@ -45,11 +44,15 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.joined: set[str] = set()
         self.session_key: str | None = None
         self.deadline: asyncio.TimerHandle | None = None
-        # Replay bookkeeping: events with seq <= floor are known to the client already.
+        # Kept events leave in seq order without gaps: `floor` is the last seq delivered
+        # (or known to the client at session.ready); later ones wait in `held` until the
+        # gap before them is filled, by the layer or, after GAP_WAIT_S, from the log.
         self.floor = 0
+        self.held: dict[int, str] = {}
+        self.gap_timer: asyncio.TimerHandle | None = None
         self.is_replaying = False
-        self.held: list[tuple[int, str]] = []
-        self.live_before_resume: set[int] | None = set()
+        # Events up to here were never sent on this socket: what `resume` may replay.
+        self.unsent_through = 0
         await self.accept()
         user = self.scope.get("user")
         if user is not None and user.is_authenticated and user.is_active:
@@ -63,6 +66,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.deadline is not None:
             self.deadline.cancel()
+        if self.gap_timer is not None:
+            self.gap_timer.cancel()
         for group in tuple(self.joined):
             await self.leave_group(group)
         if self.is_authenticated:
@@ -102,7 +107,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         await self.join_group(user_group(user.pk))
         if user.is_platform_admin:
             await self.join_group(admins_group())
-        self.floor = await database_sync_to_async(last_seq)(user.pk)
+        self.floor = self.unsent_through = await database_sync_to_async(last_seq)(user.pk)
         self.is_authenticated = True
         if expires_at is not None:
             self.deadline = asyncio.get_running_loop().call_later(
@@ -114,7 +119,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 {"type": "session.ready", "data": {"user_id": user.pk, "last_seq": self.floor}}
             )
         )
-        await self.flush_held()
+        await self.deliver_held()
 
     async def authenticate(self, message: dict[str, Any]) -> None:
         identity = await database_sync_to_async(user_for_access_token)(message.get("token"))
@@ -183,27 +188,24 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         )
 
     async def resume(self, since_seq: int) -> dict[str, Any]:
+        """Replays the kept events after `since_seq` that this socket has not sent.
+
+        Live events that arrive meanwhile wait, so the client sees the replay first.
+        """
         self.is_replaying = True
         try:
-            replay: Replay = await database_sync_to_async(replay_after)(self.user.pk, since_seq)
-            already_sent = self.live_before_resume
-            self.live_before_resume = None
-            if replay.resync_required or (already_sent is None and since_seq < self.floor):
-                # A second resume below what this socket has already delivered would
-                # duplicate events: the client must rebuild from REST instead.
-                self.floor = max(self.floor, replay.head)
+            replay: Replay = await database_sync_to_async(replay_after)(
+                self.user.pk, since_seq, through=self.unsent_through
+            )
+            if replay.resync_required:
                 return {"resync_required": True}
-            replayed = 0
-            for seq, text in replay.events:
-                if already_sent and seq in already_sent:
-                    continue
+            for _, text in replay.events:
                 await self.send(text_data=text)
-                replayed += 1
-            self.floor = max(self.floor, replay.head)
-            return {"replayed": replayed}
+            self.unsent_through = min(self.unsent_through, since_seq)
+            return {"replayed": len(replay.events)}
         finally:
             self.is_replaying = False
-            await self.flush_held()
+            await self.deliver_held()
 
     # --- server → client (channel layer) -----------------------------------------------
 
@@ -213,25 +215,43 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             if self.is_authenticated:
                 await self.send(text_data=message["text"])
             return
-        if not self.is_authenticated or self.is_replaying:
-            self.held.append((seq, message["text"]))
-            return
-        await self.send_kept(seq, message["text"])
-
-    async def send_kept(self, seq: int, text: str) -> None:
         if seq <= self.floor:
             return
-        if self.live_before_resume is not None:
-            if len(self.live_before_resume) >= MAX_TRACKED_LIVE:
-                self.live_before_resume = None
-            else:
-                self.live_before_resume.add(seq)
-        await self.send(text_data=text)
+        self.held[seq] = message["text"]
+        if self.is_authenticated and not self.is_replaying:
+            await self.deliver_held()
 
-    async def flush_held(self) -> None:
-        held, self.held = self.held, []
-        for seq, text in sorted(held):
-            await self.send_kept(seq, text)
+    async def deliver_held(self) -> None:
+        while (text := self.held.pop(self.floor + 1, None)) is not None:
+            self.floor += 1
+            await self.send(text_data=text)
+        for stale in [seq for seq in self.held if seq <= self.floor]:
+            del self.held[stale]
+        if not self.held and self.gap_timer is not None:
+            self.gap_timer.cancel()
+            self.gap_timer = None
+        elif self.held and self.gap_timer is None:
+            self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_S, self.fill_gap_soon)
+
+    def fill_gap_soon(self) -> None:
+        self.gap_timer = None
+        self.filling = asyncio.ensure_future(self.fill_gap())
+
+    async def fill_gap(self) -> None:
+        """An earlier event is late or was dropped by the layer: read it from the log."""
+        if not self.held or self.is_replaying:
+            return
+        missing = await database_sync_to_async(events_between)(
+            self.user.pk, self.floor, max(self.held)
+        )
+        for seq, text in missing:
+            if seq > self.floor:
+                self.held.setdefault(seq, text)
+        if self.held and self.floor + 1 not in self.held:
+            # Trimmed from the log too (older than the keep window): skip the hole.
+            logger.warning("user %s: kept events %s.. are gone", self.user.pk, self.floor + 1)
+            self.floor = min(self.held) - 1
+        await self.deliver_held()
 
     async def rt_revoke(self, message: dict[str, Any]) -> None:
         if self.session_key is not None and message.get("session_key") == self.session_key:

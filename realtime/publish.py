@@ -23,7 +23,7 @@ from django.db import transaction
 
 from .envelope import LAYER_EVENT, LAYER_REVOKE, encode_data, ephemeral_event_text, timestamp
 from .groups import user_group
-from .streams import StampedEvent, keep_events
+from .streams import StampedEvent, keep_each_event, keep_events
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,21 @@ def publish_kept_on_commit(
 ) -> list[StampedEvent]:
     """Logs a kept event for each user now; sends each to `user.<id>` after commit."""
     stamped = keep_events(user_ids, event_type, encode_data(data))
+    if stamped:
+        transaction.on_commit(partial(_send_stamped, stamped), robust=True)
+    return stamped
+
+
+def publish_kept_each_on_commit(
+    event_type: str, data_by_user: Mapping[int, Mapping[str, Any]]
+) -> list[StampedEvent]:
+    """Like `publish_kept_on_commit`, with each user's own data (their unread count, …).
+
+    One batch of writes and one send after commit, however many users.
+    """
+    stamped = keep_each_event(
+        event_type, {user_id: encode_data(data) for user_id, data in data_by_user.items()}
+    )
     if stamped:
         transaction.on_commit(partial(_send_stamped, stamped), robust=True)
     return stamped

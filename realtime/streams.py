@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,13 +25,18 @@ class StampedEvent:
 
 
 def keep_events(user_ids: Iterable[int], event_type: str, data_json: str) -> list[StampedEvent]:
-    """Gives each user the next `seq` and stores the event text in their log.
+    """Gives each user the next `seq` and logs the same event for each of them."""
+    return keep_each_event(event_type, {user_id: data_json for user_id in user_ids})
+
+
+def keep_each_event(event_type: str, data_by_user: Mapping[int, str]) -> list[StampedEvent]:
+    """Gives each user the next `seq` and logs their own data for one event type.
 
     Must run inside the transaction of the change it announces. The stream rows are
     locked in user-id order, so concurrent writers to one user commit in `seq` order
     and two writers never deadlock.
     """
-    ids = sorted(set(user_ids))
+    ids = sorted(data_by_user)
     ts = timestamp()
     now = timezone.now()
     stamped: list[StampedEvent] = []
@@ -50,7 +55,9 @@ def keep_events(user_ids: Iterable[int], event_type: str, data_json: str) -> lis
                     StampedEvent(
                         stream.user_id,
                         stream.last_seq,
-                        kept_event_text(event_type, stream.last_seq, ts, data_json),
+                        kept_event_text(
+                            event_type, stream.last_seq, ts, data_by_user[stream.user_id]
+                        ),
                     )
                 )
             EventStream.objects.bulk_update(streams, ["last_seq"])
@@ -79,19 +86,33 @@ class Replay:
     events: list[tuple[int, str]]
 
 
-def replay_after(user_id: int, since_seq: int) -> Replay:
-    """Every kept event after `since_seq`, in order; or resync when that is impossible."""
+def replay_after(user_id: int, since_seq: int, *, through: int | None = None) -> Replay:
+    """Every kept event after `since_seq` (up to `through`), in order; or resync when
+    that is impossible: the client names a seq it cannot have seen, or one older than
+    the log keeps."""
     stream = EventStream.objects.filter(user_id=user_id).first()
     head = stream.last_seq if stream else 0
     trimmed = stream.trimmed_through if stream else 0
     if since_seq > head or since_seq < trimmed:
         return Replay(resync_required=True, head=head, events=[])
     events = list(
-        KeptEvent.objects.filter(user_id=user_id, seq__gt=since_seq, seq__lte=head)
+        KeptEvent.objects.filter(
+            user_id=user_id,
+            seq__gt=since_seq,
+            seq__lte=head if through is None else min(head, through),
+        )
         .order_by("seq")
         .values_list("seq", "text")
     )
     return Replay(resync_required=False, head=head, events=events)
+
+
+def events_between(user_id: int, after_seq: int, through_seq: int) -> list[tuple[int, str]]:
+    return list(
+        KeptEvent.objects.filter(user_id=user_id, seq__gt=after_seq, seq__lte=through_seq)
+        .order_by("seq")
+        .values_list("seq", "text")
+    )
 
 
 def trim_event_logs() -> int:

@@ -33,6 +33,7 @@ from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from accounts.models import User
 from courses.models import Course
 from courses.permissions import can_manage_course
+from notifications.services import notify_video_finished
 from realtime.publish import publish_kept_on_commit
 
 from .events import VIDEO_PROGRESS, job_payload
@@ -380,11 +381,20 @@ def _on_job_finished(job: VideoJob) -> None:
     """The one call site for "the job has reached its terminal state".
 
     Runs inside the transaction that wrote the terminal state, exactly once per run
-    (the writes above are conditional on the job still being unfinished). Issue #3
-    hooks the uploader's notification here: a service call that saves the
-    notification in this transaction and publishes it on commit.
+    (the writes above are conditional on the job still being unfinished). Saves the
+    uploader's notification in this transaction; it is published on commit, and its
+    dedupe key (job, run) keeps a retried task from notifying twice.
     """
     logger.info("video job %s finished: %s", job.id, job.status)
+    succeeded = job.status == JobStatus.SUCCESS
+    notify_video_finished(
+        job_id=job.id,
+        owner_id=job.owner_id,
+        file_name=job.file_name,
+        succeeded=succeeded,
+        message=((job.result or {}).get("warning") or "") if succeeded else job.message,
+        run=job.run,
+    )
 
 
 # --- reprocessing and lost workers ----------------------------------------------------

@@ -281,3 +281,58 @@ async def test_course_join_unknown_course_is_not_found(student: User, open_socke
     ws = await open_socket(student)
     reply = await ws.command("course.join", {"course_id": 987654})
     assert reply["type"] == "error" and reply["code"] == "not_found"
+
+
+async def test_out_of_order_events_reach_the_client_in_seq_order(
+    student: User, open_socket
+) -> None:
+    from channels.layers import get_channel_layer
+
+    from realtime.groups import user_group
+    from realtime.streams import keep_events
+
+    ws = await open_socket(student)
+
+    @database_sync_to_async
+    def log_two() -> list:
+        with transaction.atomic():
+            return keep_events([student.pk], "video.progress", '{"n":1}') + keep_events(
+                [student.pk], "video.progress", '{"n":2}'
+            )
+
+    first, second = await log_two()
+    layer = get_channel_layer()
+    # The layer delivers the second before the first (two publishers racing).
+    for stamped in (second, first):
+        await layer.group_send(
+            user_group(student.pk), {"type": "rt.event", "text": stamped.text, "seq": stamped.seq}
+        )
+    assert [(await ws.next_event())["seq"] for _ in range(2)] == [1, 2]
+    assert await ws.nothing_more()
+
+
+async def test_event_dropped_by_the_layer_is_filled_from_the_log(
+    student: User, open_socket
+) -> None:
+    from channels.layers import get_channel_layer
+
+    from realtime.groups import user_group
+    from realtime.streams import keep_events
+
+    ws = await open_socket(student)
+
+    @database_sync_to_async
+    def log_two() -> list:
+        with transaction.atomic():
+            return keep_events([student.pk], "video.progress", '{"n":1}') + keep_events(
+                [student.pk], "video.progress", '{"n":2}'
+            )
+
+    _, second = await log_two()
+    # Only the second one travels; the first was lost between Redis and this process.
+    await get_channel_layer().group_send(
+        user_group(student.pk), {"type": "rt.event", "text": second.text, "seq": second.seq}
+    )
+    received = [await ws.next_event(timeout=3) for _ in range(2)]
+    assert [(e["seq"], e["data"]) for e in received] == [(1, {"n": 1}), (2, {"n": 2})]
+    assert await ws.nothing_more()

@@ -311,6 +311,26 @@ def test_a_job_ends_exactly_once(instructor, monkeypatch):
     assert [e["data"]["status"] for e in events_for(instructor)[before:]] == ["success"]
 
 
+def test_the_uploader_is_notified_once_per_run(instructor):
+    from notifications.models import Notification
+
+    job = processing_job(instructor)
+    assert services.complete_job(job.pk, claimed_by="w1", result={"url": "/media/x.mp4"})
+    assert not services.fail_job(job.pk, message="late")
+    assert not services.complete_job(job.pk, claimed_by="w1", result={})
+
+    rows = list(Notification.objects.filter(recipient=instructor).values_list("kind", "title"))
+    assert rows == [("video_finished", f"Your video {job.file_name} is ready")]
+    created = [
+        json.loads(text)
+        for text in KeptEvent.objects.filter(
+            user=instructor, event_type="notification.created"
+        ).values_list("text", flat=True)
+    ]
+    assert [e["data"]["notification"]["kind"] for e in created] == ["video_finished"]
+    assert created[0]["data"]["unread_count"] == 1
+
+
 def test_a_failed_job_cannot_succeed_later(instructor, monkeypatch):
     finished = []
     monkeypatch.setattr(services, "_on_job_finished", lambda job: finished.append(job.status))
