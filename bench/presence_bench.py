@@ -35,7 +35,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 async def open_socket(url: str, origin: str, token: str, course_id: int) -> Any:
     import websockets
 
-    ws = await websockets.connect(url, origin=origin, max_queue=None, compression=None)
+    ws = await websockets.connect(
+        url,
+        origin=origin,  # type: ignore[arg-type]
+        max_queue=None,
+        compression=None,
+    )
     await ws.send(json.dumps({"type": "auth", "token": token}))
     ready = json.loads(await ws.recv())
     assert ready["type"] == "session.ready", ready
