@@ -113,7 +113,7 @@ def bare_transcription(media: Path, *, beam: int, threads: int) -> dict[str, Any
     model = WhisperModel(model_path, device="cpu", cpu_threads=threads, compute_type="int8")
     segments, _ = model.transcribe(str(media), beam_size=beam, vad_filter=True)
     text = " ".join(" ".join(segment.text.split()) for segment in segments)
-    return {"wall_s": time.perf_counter() - started, "text": text, **peak_memory()}
+    return {"wall_s": time.perf_counter() - started, "text": text, **usage()}
 
 
 def whole_pipeline(media: Path, *, beam: int, threads: int) -> dict[str, Any]:
@@ -140,16 +140,21 @@ def whole_pipeline(media: Path, *, beam: int, threads: int) -> dict[str, Any]:
         wall_s = time.perf_counter() - started
         transcript = json.loads((Path(tmp) / "work" / "transcript.json").read_text())
     text = " ".join(segment["text"] for segment in transcript["segments"])
-    return {"wall_s": wall_s, "text": text, "stages": stage_started, **peak_memory()}
+    return {"wall_s": wall_s, "text": text, "stages": stage_started, **usage()}
 
 
-def peak_memory() -> dict[str, float]:
-    """This process's peak resident memory in MiB (ru_maxrss is in KiB on Linux).
+def usage() -> dict[str, float]:
+    """CPU seconds of this process and its ffmpeg children, and this process's
+    peak resident memory in MiB (ru_maxrss is in KiB on Linux).
 
-    ffmpeg children are left out: Linux starts a forked child's peak at the
-    parent's size, so their ru_maxrss would only repeat ours.
+    CPU time is reported because wall time on a shared machine swings with the
+    neighbours' load. ffmpeg's memory is left out: Linux starts a forked
+    child's peak at the parent's size, so its ru_maxrss would only repeat ours.
     """
-    return {"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return {"cpu_s": cpu_s, "rss_mib": own.ru_maxrss / 1024}
 
 
 def run_child(kind: str, media: Path, *, beam: int, threads: int) -> dict[str, Any]:
@@ -185,40 +190,30 @@ def compare(media: Path, *, repeat: int, beam: int, threads: int) -> None:
 def print_summary(
     duration_s: float, bare: list[dict[str, Any]], whole: list[dict[str, Any]]
 ) -> None:
-    a_times = [r["wall_s"] for r in bare]
-    b_times = [r["wall_s"] for r in whole]
-    ratios = [b / a for a, b in zip(a_times, b_times, strict=True)]
-    a_med, b_med = statistics.median(a_times), statistics.median(b_times)
+    a_wall, b_wall = [r["wall_s"] for r in bare], [r["wall_s"] for r in whole]
+    a_med, b_med = statistics.median(a_wall), statistics.median(b_wall)
+    a_cpu = statistics.median(r["cpu_s"] for r in bare)
+    b_cpu = statistics.median(r["cpu_s"] for r in whole)
+    ratios = [b / a for a, b in zip(a_wall, b_wall, strict=True)]
+    same_words = all(r["text"] == bare[0]["text"] for r in whole)
     rows = [
-        ("(a) bare faster-whisper wall", f"{a_med:.2f} s", f"min {min(a_times):.2f} s"),
-        ("(b) run_pipeline + LocalStorage wall", f"{b_med:.2f} s", f"min {min(b_times):.2f} s"),
-        (
-            "ratio (b)/(a), goal <= 1.15",
-            f"{b_med / a_med:.3f}",
-            f"of mins {min(b_times) / min(a_times):.3f}",
-        ),
-        (
-            "  same-run ratios, median",
-            f"{statistics.median(ratios):.3f}",
-            f"range {min(ratios):.3f}-{max(ratios):.3f}",
-        ),
-        (
-            "(b) real-time factor, goal >= 10x",
-            f"{duration_s / b_med:.1f}x",
-            f"best {duration_s / min(b_times):.1f}x",
-        ),
+        ("(a) bare faster-whisper wall", f"{a_med:.2f} s", f"min {min(a_wall):.2f} s"),
+        ("(b) run_pipeline + LocalStorage wall", f"{b_med:.2f} s", f"min {min(b_wall):.2f} s"),
+        ("ratio (b)/(a), goal <= 1.15", f"{b_med / a_med:.3f}",
+         f"of mins {min(b_wall) / min(a_wall):.3f}"),
+        ("  same-run ratios", f"{statistics.median(ratios):.3f}",
+         f"range {min(ratios):.3f}-{max(ratios):.3f}"),
+        ("(b) real-time factor, goal >= 10x", f"{duration_s / b_med:.1f}x",
+         f"best {duration_s / min(b_wall):.1f}x"),
         ("(a) real-time factor", f"{duration_s / a_med:.1f}x", ""),
+        ("CPU seconds (a) / (b)", f"{a_cpu:.1f} / {b_cpu:.1f}", f"ratio {b_cpu / a_cpu:.3f}"),
         ("(a) peak RSS of the child", f"{max(r['rss_mib'] for r in bare):.0f} MiB", ""),
         ("(b) peak RSS of the child", f"{max(r['rss_mib'] for r in whole):.0f} MiB", ""),
-        (
-            "(b) wrote the same words as (a)",
-            str(all(r["text"] == bare[0]["text"] for r in whole)),
-            "",
-        ),
-    ]
+        ("(b) wrote the same words as (a)", str(same_words), ""),
+    ]  # fmt: skip
     print("\nmedian of runs")
     for name, value, note in rows:
-        print(f"  {name:<38} {value:>9}  {note}")
+        print(f"  {name:<38} {value:>11}  {note}")
     fastest = min(whole, key=lambda r: r["wall_s"])
     starts = [*fastest["stages"].items(), ("done", fastest["wall_s"])]
     spans = ", ".join(
