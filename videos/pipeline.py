@@ -141,6 +141,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Transcript:
+    """What the model heard: segments with words, and the language it used."""
+
     segments: tuple[Segment, ...]
     language: str
     language_probability: float
@@ -148,6 +150,8 @@ class Transcript:
 
 @dataclass(frozen=True)
 class Limits:
+    """Uploads beyond these are refused by `probe` (VIDEO_MAX_* settings)."""
+
     max_bytes: int = DEFAULT_MAX_BYTES
     max_duration_s: float = DEFAULT_MAX_DURATION_S
 
