@@ -29,8 +29,17 @@ typecheck: setup
 
 check: lint typecheck test
 
-bench: setup
-	$(PY) scripts/with_redis.py -- $(PY) bench/run_all.py
+LOADGEN := var/loadgen-venv/bin/python
+FANOUT  := ../shared/bench/fanout
+
+# The fan-out load generator runs in its own venv (websockets + uvloop), as its README says.
+$(LOADGEN):
+	if [ -f $(FANOUT)/requirements.txt ]; then \
+	  $(PYTHON) -m venv var/loadgen-venv && \
+	  var/loadgen-venv/bin/pip install --quiet -r $(FANOUT)/requirements.txt; fi
+
+bench: setup $(LOADGEN)
+	$(PY) scripts/with_redis.py -- $(PY) bench/run_all.py $(BENCH)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
