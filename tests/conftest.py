@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -28,6 +29,17 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "REDIS_URL is unset: run the suite with `make test`, which starts a private Redis."
         )
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    # Every async test runs on its own event loop, but Channels keeps one layer object per
+    # process, and the core layer's receive lock binds to the loop that first waited on
+    # it. A consumer still receiving when its test's loop ended would hand the next test
+    # a lock of a dead loop; a layer per test keeps tests as separate as processes are.
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 def make_user(username: str, role: str = Role.STUDENT, **extra: Any) -> User:
