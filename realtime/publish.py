@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+
+from elearning.transactions import after_commit
 
 from .envelope import LAYER_EVENT, LAYER_REVOKE, encode_data, ephemeral_event_text, timestamp
 from .groups import user_group
@@ -34,7 +34,7 @@ def publish_kept_on_commit(
     """Logs a kept event for each user now; sends each to `user.<id>` after commit."""
     stamped = keep_events(user_ids, event_type, encode_data(data))
     if stamped:
-        transaction.on_commit(partial(_send_stamped, stamped), robust=True)
+        after_commit(f"send {event_type}", _send_stamped, stamped)
     return stamped
 
 
@@ -49,14 +49,14 @@ def publish_kept_each_on_commit(
         event_type, {user_id: encode_data(data) for user_id, data in data_by_user.items()}
     )
     if stamped:
-        transaction.on_commit(partial(_send_stamped, stamped), robust=True)
+        after_commit(f"send {event_type}", _send_stamped, stamped)
     return stamped
 
 
 def publish_on_commit(group: str, event_type: str, data: Mapping[str, Any]) -> None:
     """Sends an ephemeral event to `group` after the current transaction commits."""
     text = ephemeral_event_text(event_type, timestamp(), encode_data(data))
-    transaction.on_commit(partial(_send_text, group, text), robust=True)
+    after_commit(f"send {event_type} to {group}", _send_text, group, text)
 
 
 def publish_rollback_unsafe(group: str, event_type: str, data: Mapping[str, Any]) -> None:
@@ -78,8 +78,11 @@ def resend_kept(user_id: int, seq: int, text: str) -> None:
 def revoke_sessions_on_commit(user_id: int, session_key: str | None) -> None:
     """Asks every socket of the user that rides on `session_key` to close with 4401."""
     message = {"type": LAYER_REVOKE, "session_key": session_key}
-    transaction.on_commit(
-        partial(async_to_sync(_layer().group_send), user_group(user_id), message), robust=True
+    after_commit(
+        f"revoke sessions of user {user_id}",
+        async_to_sync(_layer().group_send),
+        user_group(user_id),
+        message,
     )
 
 
