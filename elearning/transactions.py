@@ -8,14 +8,32 @@ error handler itself raises, after the commit, and every later hook is dropped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import ParamSpec
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ParamSpec
 
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class CommitHook:
+    """One piece of after-commit work; its fields stay readable for tests that assert
+    what a transaction registered without running it."""
+
+    description: str
+    func: Callable[..., object]
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+
+    def __call__(self) -> None:
+        try:
+            self.func(*self.args, **self.kwargs)
+        except Exception:
+            logger.exception("after commit: %s failed", self.description)
 
 
 def after_commit(
@@ -27,11 +45,4 @@ def after_commit(
     what it owes the outside world (an event, a task) is recovered from the database by
     `resume`, a REST reload or a sweeper, never by failing the request after the fact.
     """
-
-    def run() -> None:
-        try:
-            func(*args, **kwargs)
-        except Exception:
-            logger.exception("after commit: %s failed", description)
-
-    transaction.on_commit(run)
+    transaction.on_commit(CommitHook(description, func, args, kwargs))

@@ -1,6 +1,6 @@
 """Reads what a block of code published, from the on-commit callbacks it registered.
 
-`realtime.publish` registers one callback per publish; this decodes them into
+`realtime.publish` registers one `CommitHook` per publish; this decodes them into
 (group, type, seq, data) without sending anything, so a service test can assert the
 exact events and recipients of one action, and that a rollback registered none.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import Any
 
+from elearning.transactions import CommitHook
 from realtime import publish
 from realtime.groups import user_group
 
@@ -21,7 +21,7 @@ Published = tuple[str, str, int | None, dict[str, Any]]
 def published(callbacks: Iterable[Callable[[], Any]]) -> list[Published]:
     events: list[Published] = []
     for callback in callbacks:
-        assert isinstance(callback, partial), callback
+        assert isinstance(callback, CommitHook), callback
         if callback.func is publish._send_stamped:
             for stamped in callback.args[0]:
                 message = json.loads(stamped.text)
