@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,27 @@ def start_redis(workdir: Path, port: int | None = None) -> RedisServer:
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("redis-server did not answer within 15 s")
+
+
+BIN = Path(sys.executable).parent
+
+
+def web_server_command(env: Mapping[str, str], port: str | int, var_dir: Path) -> list[str]:
+    """`ASGI_SERVER=daphne` (default) or `uvicorn`; both serve the same application."""
+    server = env.get("ASGI_SERVER", "daphne")
+    if server == "daphne":
+        return [
+            str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "--proxy-headers",
+            "--access-log", str(var_dir / "access.log"), "elearning.asgi:application",
+        ]  # fmt: skip
+    if server == "uvicorn":
+        return [
+            str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--proxy-headers",
+            "--no-access-log", "--loop", "uvloop", "--http", "httptools",
+            "--ws", env.get("UVICORN_WS", "websockets-sansio"), "--ws-per-message-deflate", "false",
+            "--lifespan", "off", "elearning.asgi:application",
+        ]  # fmt: skip
+    raise ValueError(f"ASGI_SERVER must be daphne or uvicorn, not {server!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover

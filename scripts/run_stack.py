@@ -15,7 +15,7 @@ from types import FrameType
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from elearning.devservices import RedisServer, start_redis  # noqa: E402
+from elearning.devservices import RedisServer, start_redis, web_server_command  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -63,17 +63,8 @@ def main() -> int:
             )
         )  # fmt: skip
         children.append(
-            (
-                "web",
-                subprocess.Popen(
-                    [
-                        str(BIN / "daphne"), "-b", "127.0.0.1", "-p", port,
-                        "--proxy-headers", "elearning.asgi:application",
-                    ],
-                    env=env,
-                ),
-            )
-        )  # fmt: skip
+            ("web", subprocess.Popen(web_server_command(env, port, ROOT / "var"), env=env))
+        )
         print(
             f"\n  elearning is starting on http://127.0.0.1:{port}/\n"
             f"  demo logins: admin, instructor, student, student2\n"

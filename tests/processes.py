@@ -19,7 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from elearning.devservices import free_port
+from elearning.devservices import free_port, web_server_command
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -85,26 +85,26 @@ def celery_worker(
 def daphne_server(
     extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """A real daphne process serving the project; yields (port, process) once it listens."""
+    """A real web server process (the one `make run` starts: `ASGI_SERVER`, daphne by
+    default) serving the project; yields (port, process) once it listens."""
     port = free_port()
     origins = f"http://127.0.0.1:{port},{','.join(settings.ALLOWED_ORIGINS)}"
+    env = child_env({"ALLOWED_ORIGINS": origins, "PORT": str(port), **(extra_env or {})})
     process = subprocess.Popen(
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "elearning.asgi:application"],
-        cwd=ROOT,
-        env=child_env({"ALLOWED_ORIGINS": origins, "PORT": str(port), **(extra_env or {})}),
+        web_server_command(env, port, Path(settings.VAR_DIR)), cwd=ROOT, env=env
     )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"daphne exited with {process.returncode}")
+                raise RuntimeError(f"the web server exited with {process.returncode}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
             except OSError:
                 time.sleep(0.1)
         else:
-            raise RuntimeError("daphne did not listen within 30 s")
+            raise RuntimeError("the web server did not listen within 30 s")
         yield port, process
     finally:
         _stop(process)
