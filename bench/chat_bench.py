@@ -1,9 +1,9 @@
-"""Chat end to end through a real daphne process: throughput and send → receive latency.
+"""Chat end to end through a real web server process: throughput and send → receive latency.
 
     .venv/bin/python scripts/with_redis.py -- .venv/bin/python bench/chat_bench.py \
         [--messages N] [--window N] [--latency-messages N]
 
-Starts one real daphne (`tests/processes.daphne_server`) on a fresh SQLite database in a
+Starts one real web server (`tests/processes.web_server`) on a fresh SQLite database in a
 temporary folder and the Redis channel layer from REDIS_URL. A student and the course's
 instructor each open a websocket (JWT auth, real Origin); the instructor joins the
 conversation (so no notifications are written, as when both are chatting live).
@@ -31,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from elearning.devservices import asgi_server  # noqa: E402
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -129,7 +132,8 @@ async def run(port: int, tokens: dict[str, str], conversation_id: int, args: Any
     await student.ws.close()
     await instructor.ws.close()
 
-    print(f"server: one daphne process; clients: websockets in one process; window {args.window}")
+    server = asgi_server(os.environ)
+    print(f"server: one {server} process; clients: websockets in one process; window {args.window}")
     print(
         f"throughput: {total} messages in {elapsed:.2f} s = {total / elapsed:.0f} msg/s "
         "(send → stored → delivered to the other side)"
@@ -166,7 +170,7 @@ def main() -> None:
         from accounts.models import Role, User
         from chat.services import open_conversation
         from courses.models import Course, Purchase
-        from tests.processes import daphne_server
+        from tests.processes import web_server
 
         call_command("migrate", verbosity=0)
         student = User.objects.create_user("bench-student")
@@ -180,7 +184,7 @@ def main() -> None:
             "student": str(AccessToken.for_user(student)),
             "instructor": str(AccessToken.for_user(teacher)),
         }
-        with daphne_server() as (port, _process):
+        with web_server() as (port, _process):
             asyncio.run(run(port, tokens, conversation.pk, args))
 
 

@@ -1,16 +1,17 @@
-"""Presence at scale on one real daphne process: memory per idle socket, heartbeat cost.
+"""Presence at scale on one real web server process (`ASGI_SERVER`, uvicorn by default):
+memory per idle socket, heartbeat cost.
 
     .venv/bin/python scripts/with_redis.py -- .venv/bin/python bench/presence_bench.py \
         [--sockets N] [--users U] [--heartbeat S] [--idle S]
 
-Starts one daphne (`tests/processes.daphne_server`) on a fresh SQLite database in a
+Starts one web server (`tests/processes.web_server`) on a fresh SQLite database in a
 temporary folder. N websockets (the `websockets` client, JWT auth, real Origin, no
 compression) for U distinct users are opened and each joins the same course page, so
 every socket has a presence entry and a viewer entry that the process's single heartbeat
 task refreshes every S seconds (one Lua call per 500 sockets). Reported:
 
-- RSS of the daphne process before and after, and the delta per socket;
-- daphne CPU while the N sockets sit idle for --idle seconds (only heartbeats run), per
+- RSS of the web server process before and after, and the delta per socket;
+- server CPU while the N sockets sit idle for --idle seconds (only heartbeats run), per
   socket per heartbeat;
 - that Redis agrees: U users online, U distinct viewers (not N); and 0 of both once
   every socket has closed.
@@ -30,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from elearning.devservices import asgi_server  # noqa: E402
 
 
 async def open_socket(url: str, origin: str, token: str, course_id: int) -> Any:
@@ -110,10 +114,12 @@ async def run(port: int, pid: int, tokens: list[str], course_id: int, args: Any)
     drained_s = time.perf_counter() - closed_at
 
     n = args.sockets
+    server = asgi_server(os.environ)
     print(
-        f"sockets held by one daphne process: {n} ({len(tokens)} users), opened in {opened_s:.1f} s"
+        f"sockets held by one {server} process: {n} ({len(tokens)} users), "
+        f"opened in {opened_s:.1f} s"
     )
-    print(f"daphne RSS: {rss_before / 2**20:.1f} MiB -> {rss_after / 2**20:.1f} MiB")
+    print(f"{server} RSS: {rss_before / 2**20:.1f} MiB -> {rss_after / 2**20:.1f} MiB")
     print(f"memory per idle socket (RSS delta / N): {(rss_after - rss_before) / n / 1024:.1f} KiB")
     print(
         f"idle CPU with heartbeats every {args.heartbeat:g} s over {args.idle:g} s: "
@@ -150,7 +156,7 @@ def main() -> None:
 
         from accounts.models import Role, User
         from courses.models import Course
-        from tests.processes import daphne_server
+        from tests.processes import web_server
 
         call_command("migrate", verbosity=0)
         teacher = User.objects.create_user("bench-teacher", role=Role.INSTRUCTOR)
@@ -161,7 +167,7 @@ def main() -> None:
             [User(username=f"bench-{i}", role=Role.STUDENT) for i in range(args.users)]
         )
         tokens = [str(AccessToken.for_user(u)) for u in users]
-        with daphne_server() as (port, process):
+        with web_server() as (port, process):
             asyncio.run(run(port, process.pid, tokens, course.pk, args))
 
 

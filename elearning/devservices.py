@@ -84,9 +84,17 @@ def start_redis(workdir: Path, port: int | None = None) -> RedisServer:
 BIN = Path(sys.executable).parent
 
 
+def asgi_server(env: Mapping[str, str]) -> str:
+    return env.get("ASGI_SERVER", "uvicorn")
+
+
 def web_server_command(env: Mapping[str, str], port: str | int, var_dir: Path) -> list[str]:
-    """`ASGI_SERVER=daphne` (default) or `uvicorn`; both serve the same application."""
-    server = env.get("ASGI_SERVER", "daphne")
+    """`ASGI_SERVER=uvicorn` (default) or `daphne`; both serve the same application.
+
+    uvicorn is the default by measurement: a fan-out to 1 000 sockets costs it 31 µs of
+    server CPU per delivery against daphne's 50 (README, "Performance").
+    """
+    server = asgi_server(env)
     if server == "daphne":
         return [
             str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "--proxy-headers",
@@ -97,9 +105,10 @@ def web_server_command(env: Mapping[str, str], port: str | int, var_dir: Path) -
             str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--proxy-headers",
             "--no-access-log", "--loop", "uvloop", "--http", "httptools",
             "--ws", env.get("UVICORN_WS", "websockets-sansio"), "--ws-per-message-deflate", "false",
+            "--ws-max-size", str(1024 * 1024),
             "--lifespan", "off", "elearning.asgi:application",
         ]  # fmt: skip
-    raise ValueError(f"ASGI_SERVER must be daphne or uvicorn, not {server!r}")
+    raise ValueError(f"ASGI_SERVER must be uvicorn or daphne, not {server!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -186,7 +186,7 @@ class AsyncStore:
 
 _sync: SyncStore | None = None
 # redis.asyncio clients are bound to the event loop that created them: one per loop
-# (daphne has one; tests have one per test).
+# (a web server process has one; tests have one per test).
 _async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncStore] = (
     weakref.WeakKeyDictionary()
 )

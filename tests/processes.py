@@ -1,4 +1,4 @@
-"""Real processes for end-to-end tests: Celery workers and daphne servers on the test DB.
+"""Real processes for end-to-end tests: Celery workers and web servers on the test DB.
 
 Use them from tests marked ``django_db(transaction=True)`` so that what the test writes
 is committed and visible to the child processes.
@@ -82,10 +82,10 @@ def celery_worker(
 
 
 @contextmanager
-def daphne_server(
+def web_server(
     extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """A real web server process (the one `make run` starts: `ASGI_SERVER`, daphne by
+    """A real web server process (the one `make run` starts: `ASGI_SERVER`, uvicorn by
     default) serving the project; yields (port, process) once it listens."""
     port = free_port()
     origins = f"http://127.0.0.1:{port},{','.join(settings.ALLOWED_ORIGINS)}"

@@ -1,5 +1,5 @@
 """Presence through the full ASGI stack with the real Redis (one process; see
-test_processes.py for two daphne processes and SIGKILL)."""
+test_processes.py for two web server processes and SIGKILL)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Presence across two real daphne processes sharing one Redis, and a SIGKILL.
+"""Presence across two real web server processes sharing one Redis, and a SIGKILL.
 
 The processes run with PRESENCE_TTL_S=3 (heartbeat every 1 s). Nobody sweeps on the
-test's behalf: the surviving daphne process's own heartbeat loop sweeps the killed one's
+test's behalf: the surviving web server process's own heartbeat loop sweeps the killed one's
 expired entries and broadcasts the transitions.
 """
 
@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from accounts.models import User
 from courses.models import Course
 from tests.conftest import access_token
-from tests.processes import daphne_server
+from tests.processes import web_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -99,7 +99,7 @@ async def test_two_processes_one_user_and_a_killed_process_corrects_itself(
     student: User, student2: User, admin_user: User, course: Course, presence_keys: str
 ) -> None:
     env = {"PRESENCE_TTL_S": str(TTL_S), "PRESENCE_KEY_PREFIX": presence_keys}
-    with daphne_server(env) as (port_a, process_a), daphne_server(env) as (port_b, _):
+    with web_server(env) as (port_a, process_a), web_server(env) as (port_b, _):
         admin = await Client.open(port_b, admin_user)
         assert (await admin.command("course.join", {"course_id": course.pk}))["data"][
             "viewers"

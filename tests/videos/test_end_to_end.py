@@ -1,4 +1,4 @@
-"""The video queue end to end: a real daphne, a real Celery worker, the real model.
+"""The video queue end to end: a real web server (uvicorn), a real Celery worker, the real model.
 
 Upload over HTTP with a JWT, follow `video.progress` over a real websocket, check the
 subtitles against reference transcripts and the subtitle track in the output MP4.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -26,7 +25,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
 from tests.conftest import access_token, make_user
-from tests.processes import celery_worker, daphne_server
+from tests.processes import celery_worker, web_server
 from videos.pipeline import find_ffmpeg
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -158,18 +157,6 @@ def subtitle_streams(path: Path) -> list[tuple[str, str | None]]:
 
 
 @pytest.fixture
-def video_env(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"  # the children get it through child_env
-    yield settings
-    # The uploads land in the children's VIDEO_UPLOAD_DIR (var/uploads): remove ours.
-    from videos.models import VideoJob
-
-    for job in VideoJob.objects.all():
-        shutil.rmtree(Path(job.source).parent, ignore_errors=True)
-        shutil.rmtree(Path(settings.VIDEO_WORK_DIR) / str(job.pk), ignore_errors=True)
-
-
-@pytest.fixture
 def token(db: None) -> str:
     return access_token(make_user("e2e-instructor", "instructor"))
 
@@ -180,7 +167,7 @@ async def test_uploads_are_processed_live_with_accurate_subtitles(video_env, tmp
         uploads.append((jfk_video(tmp_path), JFK_TEXT))
     started = time.monotonic()
 
-    with daphne_server() as (port, _), celery_worker(queues="videos"):
+    with web_server() as (port, _), celery_worker(queues="videos"):
         ws = await open_ws(port, token)
         try:
             references: dict[str, str] = {}
@@ -225,7 +212,7 @@ def worker_children(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
 async def test_a_killed_worker_does_not_leave_the_job_processing(video_env, token):
     from videos import services
 
-    with daphne_server() as (port, _):
+    with web_server() as (port, _):
         ws = await open_ws(port, token)
         try:
             with celery_worker(queues="videos") as worker:
