@@ -103,7 +103,7 @@ def web_server_command(env: Mapping[str, str], port: str | int, var_dir: Path) -
     if server == "uvicorn":
         return [
             str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--proxy-headers",
-            "--no-access-log", "--loop", "uvloop", "--http", "httptools",
+            "--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools",
             "--ws", env.get("UVICORN_WS", "websockets-sansio"), "--ws-per-message-deflate", "false",
             "--ws-max-size", str(1024 * 1024),
             "--lifespan", "off", "elearning.asgi:application",

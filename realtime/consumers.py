@@ -8,6 +8,7 @@ writes models; handlers call services.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -40,9 +41,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     user: User
     state: dict[str, Any]
 
-    async def connect(self) -> None:
+    def __init__(self) -> None:
+        super().__init__()
         self.state = {}
         self.is_authenticated = False
+        # Events reach the client only after `session.ready`, and never after a close.
+        self.is_ready = False
+        self.is_closed = False
         self.joined: set[str] = set()
         self.session_key: str | None = None
         self.deadline: asyncio.TimerHandle | None = None
@@ -55,6 +60,10 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.is_replaying = False
         # Events up to here were never sent on this socket: what `resume` may replay.
         self.unsent_through = 0
+        self.forwarder: asyncio.Future[None] | None = None
+        self.is_waiting_for_layer = False
+
+    async def connect(self) -> None:
         await self.accept()
         user = self.scope.get("user")
         if user is not None and user.is_authenticated and user.is_active:
@@ -93,20 +102,33 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.channel_layer = get_channel_layer()
         self.channel_name = await self.channel_layer.new_channel()
         self.base_send = send
-        forwarder = asyncio.ensure_future(self.forward_layer_messages())
+        self.forwarder = asyncio.ensure_future(self.forward_layer_messages())
         try:
             while True:
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
         finally:
-            # Cancelling the reader lets the layer drop this socket's channel.
-            forwarder.cancel()
-            await asyncio.gather(forwarder, return_exceptions=True)
+            await self.stop_forwarding()
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # Events stop before the clean-up: nothing is sent to a gone client, and no gap
+        # timer is armed again behind `disconnect`.
+        self.is_closed = True
+        await self.stop_forwarding()
+        await super().websocket_disconnect(message)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if self.is_closed:
+            return
+        self.is_closed = True
+        await super().close(code=code, reason=reason)
 
     async def forward_layer_messages(self) -> None:
         while True:
+            self.is_waiting_for_layer = True
             message = await self.channel_layer.receive(self.channel_name)
+            self.is_waiting_for_layer = False
             try:
                 if message["type"] == LAYER_EVENT:
                     # No DB-connection housekeeping here (unlike Channels' dispatch):
@@ -117,11 +139,42 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                     await self.rt_revoke(message)
                 else:
                     logger.warning("gateway: unknown layer message %r", message["type"])
+            except OSError:
+                # The client went away (uvicorn's ClientDisconnected); its disconnect
+                # message is on its way to the receive loop.
+                self.is_closed = True
             except Exception:
-                # A socket that cannot forward events must not look alive to its client.
-                logger.exception("gateway: forwarding an event to user socket failed")
-                await self.close(code=1011)
+                if not self.is_closed:
+                    # A socket that cannot forward events must not look alive.
+                    logger.exception("gateway: forwarding an event failed; closing the socket")
+                    with contextlib.suppress(Exception):
+                        await self.close(code=1011)
+                # Keep draining until stopped, so the layer's queue for this socket
+                # does not grow; nothing more is sent once closed.
+
+    async def stop_forwarding(self) -> None:
+        """Stops the layer reader and makes the layer forget this socket's channel.
+
+        The pub/sub layer drops a channel (its queue and its Redis subscription) only
+        when a `receive` on it is cancelled while waiting. If the reader was stopped
+        in the middle of an event instead, one more waiting `receive` is cancelled.
+        """
+        forwarder, self.forwarder = self.forwarder, None
+        if forwarder is None:
+            return
+        was_waiting = self.is_waiting_for_layer
+        forwarder.cancel()
+        await asyncio.gather(forwarder, return_exceptions=True)
+        if was_waiting:
+            return
+        while True:
+            receiving = asyncio.ensure_future(self.channel_layer.receive(self.channel_name))
+            await asyncio.sleep(0)
+            if not receiving.done():
+                receiving.cancel()
+                await asyncio.gather(receiving, return_exceptions=True)
                 return
+            # An event was queued behind the one being forwarded: drop it and retry.
 
     # --- Connection protocol used by command handlers ----------------------------------
 
@@ -160,11 +213,17 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 max(0.0, expires_at - time.time()), self.close_unauthorized
             )
         await commands.run_session_start_hooks(self)
+        if self.is_closed:  # logged out or expired while the hooks ran
+            return
+        # Kept events that arrived meanwhile wait in `held`: sent before session.ready,
+        # one would raise the client's last seq past events it has not seen, and its
+        # `resume` would skip those.
         await self.send(
             text_data=reply_text(
                 {"type": "session.ready", "data": {"user_id": user.pk, "last_seq": self.floor}}
             )
         )
+        self.is_ready = True
         await self.deliver_held()
 
     async def authenticate(self, message: dict[str, Any]) -> None:
@@ -258,16 +317,18 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     async def rt_event(self, message: dict[str, Any]) -> None:
         seq = message.get("seq")
         if seq is None:
-            if self.is_authenticated:
+            if self.is_ready and not self.is_closed:
                 await self.send(text_data=message["text"])
             return
         if seq <= self.floor:
             return
         self.held[seq] = message["text"]
-        if self.is_authenticated and not self.is_replaying:
+        if not self.is_replaying:
             await self.deliver_held()
 
     async def deliver_held(self) -> None:
+        if not self.is_ready or self.is_closed:
+            return
         while (text := self.held.pop(self.floor + 1, None)) is not None:
             self.floor += 1
             await self.send(text_data=text)

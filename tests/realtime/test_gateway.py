@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -336,3 +338,77 @@ async def test_event_dropped_by_the_layer_is_filled_from_the_log(
     received = [await ws.next_event(timeout=3) for _ in range(2)]
     assert [(e["seq"], e["data"]) for e in received] == [(1, {"n": 1}), (2, {"n": 2})]
     assert await ws.nothing_more()
+
+
+async def test_event_published_while_the_session_starts_comes_after_ready_and_resume_loses_nothing(
+    student: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a client that saw seq 1 and then missed seq 2 while offline
+    await publish_progress(student, 10)
+    await publish_progress(student, 20)
+    # And a session-start hook (presence, in production: a Redis round trip) during
+    # which a new event is published and reaches the socket through the layer
+    from realtime import commands
+
+    async def slow_hook(conn: Any) -> None:
+        await publish_progress(student, 30)
+        await asyncio.sleep(0.3)
+
+    monkeypatch.setattr(commands, "_session_start_hooks", [slow_hook])
+
+    # When the client reconnects
+    socket = Socket()
+    assert await socket.connect()
+    ready = await socket.auth(access_token(student))
+
+    # Then session.ready comes first and names the floor it read before the new event
+    assert (ready["type"], ready["data"]["last_seq"]) == ("session.ready", 2)
+    live = await socket.receive()
+    assert (live["seq"], live["data"]["progress"]) == (3, 30)
+    # And a resume from what the client had seen replays the missed event, once
+    await socket.send_json({"type": "resume", "ref": "res", "data": {"since_seq": 1}})
+    replayed = await socket.receive()
+    assert (replayed["seq"], replayed["data"]["progress"]) == (2, 20)
+    assert await socket.receive() == {"type": "ack", "ref": "res", "data": {"replayed": 1}}
+    assert await socket.nothing_more()
+    await socket.close()
+
+
+async def test_closed_socket_leaves_no_channel_or_subscription_in_the_layer(
+    student: User, open_socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from channels.layers import get_channel_layer
+    from django.conf import settings
+
+    if settings.CHANNEL_LAYER_KIND != "pubsub":
+        pytest.skip("reads the pub/sub layer's own bookkeeping")
+    from realtime.consumers import GatewayConsumer
+
+    layer = get_channel_layer()
+    before = set(layer.channels)
+    # Given a socket whose client reads so slowly that forwarding the first event of a
+    # burst never finishes (a send stuck waiting for the socket to drain)
+    forward = GatewayConsumer.rt_event
+
+    async def stuck_after_first(self: GatewayConsumer, message: dict[str, Any]) -> None:
+        await forward(self, message)
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(GatewayConsumer, "rt_event", stuck_after_first)
+    ws = await open_socket(student)
+    for n in range(5):
+        await publish_progress(student, n)
+    assert (await ws.next_event())["seq"] == 1
+
+    # When the client goes away without reading the rest
+    await ws.close()
+
+    # Then the layer holds no channel for it and no Redis subscription to it
+    assert set(layer.channels) == before
+    channels_left = {
+        channel
+        for shard in layer._shards
+        for channel in shard._subscribed_to
+        if channel.startswith(layer.prefix + "specific.")
+    }
+    assert channels_left == set()
