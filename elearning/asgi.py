@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, `/ws/` through the gateway behind an origin check."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -22,3 +23,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# The garbage collector, tuned for a server holding thousands of sockets. Everything
+# loaded so far lives as long as the process: frozen, no collection walks it again. The
+# default gen-0 threshold (700) promotes short-lived event objects into older
+# generations whose collections then stall the event loop: 50–90 ms pauses, a p99 of
+# 165 ms in a fan-out to 1 000 sockets; with these, 36–43 ms (README, "Performance").
+gc.freeze()
+gc.set_threshold(10_000, 20, 100)
