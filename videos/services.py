@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -33,6 +32,7 @@ from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from accounts.models import User
 from courses.models import Course
 from courses.permissions import can_manage_course
+from elearning.transactions import after_commit
 from notifications.services import notify_video_finished
 from realtime.publish import publish_kept_on_commit
 
@@ -49,6 +49,10 @@ RETRY_BASE_DELAY_S = 5.0
 HEARTBEAT_INTERVAL_S = 5.0
 DEFAULT_STALE_AFTER_S = 30.0
 """A processing job whose heartbeat is older than this has lost its worker."""
+PENDING_RESEND_AFTER_S = 600.0
+"""A job pending this long since its last change has its task sent again: the broker
+may have lost it (a Redis restart, an enqueue that failed after the commit). The claim
+in `run_job` makes a duplicate message harmless."""
 
 STAGE_MESSAGES = {
     "queued": "Waiting for a worker",
@@ -167,7 +171,7 @@ def create_job(
             _save_upload(uploaded_file, source)
             _publish(job)
             if enqueue:
-                transaction.on_commit(partial(_enqueue, job.id))
+                after_commit(f"enqueue video job {job.id}", _enqueue, job.id)
     except BaseException:
         # The row is gone with the rollback; the file must go too.
         shutil.rmtree(source.parent, ignore_errors=True)
@@ -433,7 +437,7 @@ def reprocess_job(*, actor: User, job_id: UUID | str) -> VideoJob:
         job.updated_at = timezone.now()
         job.save()
         _publish(job)
-        transaction.on_commit(partial(_reset_and_enqueue, job.id))
+        after_commit(f"enqueue video job {job.id}", _reset_and_enqueue, job.id)
     return job
 
 
@@ -441,13 +445,15 @@ def reprocess_job(*, actor: User, job_id: UUID | str) -> VideoJob:
 class RequeueSummary:
     requeued: list[UUID] = field(default_factory=list)
     failed: list[UUID] = field(default_factory=list)
+    resent: list[UUID] = field(default_factory=list)
 
 
 def requeue_stale_jobs() -> RequeueSummary:
     """Rescue jobs whose worker died: requeue them, or fail them when no attempt is left.
 
     A job is stale when it is processing and its heartbeat is older than
-    `stale_after_s()`. Publishes `video.progress` and enqueues on commit.
+    `stale_after_s()`. Publishes `video.progress` and enqueues on commit. Jobs pending
+    for `PENDING_RESEND_AFTER_S` get their task sent again (publishing nothing).
     """
     summary = RequeueSummary()
     stale_before = timezone.now() - timedelta(seconds=stale_after_s())
@@ -476,11 +482,34 @@ def requeue_stale_jobs() -> RequeueSummary:
             job.updated_at = timezone.now()
             job.save()
             _publish(job)
-            transaction.on_commit(partial(_enqueue, job.pk))
+            after_commit(f"enqueue video job {job.pk}", _enqueue, job.pk)
             summary.requeued.append(job.pk)
-    if summary.requeued or summary.failed:
-        logger.warning("stale video jobs: requeued %s, failed %s", summary.requeued, summary.failed)
+    summary.resent = _resend_long_pending_jobs()
+    if summary.requeued or summary.failed or summary.resent:
+        logger.warning(
+            "stale video jobs: requeued %s, failed %s, task sent again for %s",
+            summary.requeued,
+            summary.failed,
+            summary.resent,
+        )
     return summary
+
+
+def _resend_long_pending_jobs() -> list[UUID]:
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=PENDING_RESEND_AFTER_S)
+    resent = []
+    for job_id in VideoJob.objects.filter(
+        status=JobStatus.PENDING, updated_at__lt=cutoff
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            # Touching updated_at spaces the resends one interval apart per job.
+            if VideoJob.objects.filter(
+                pk=job_id, status=JobStatus.PENDING, updated_at__lt=cutoff
+            ).update(updated_at=now):
+                after_commit(f"enqueue video job {job_id}", _enqueue, job_id)
+                resent.append(job_id)
+    return resent
 
 
 # --- running a job --------------------------------------------------------------------

@@ -34,7 +34,11 @@ def process_video_task(self: Task, job_id: str) -> str:
 @shared_task
 def requeue_stale_jobs_task() -> dict[str, int]:
     summary = services.requeue_stale_jobs()
-    return {"requeued": len(summary.requeued), "failed": len(summary.failed)}
+    return {
+        "requeued": len(summary.requeued),
+        "failed": len(summary.failed),
+        "resent": len(summary.resent),
+    }
 
 
 @worker_ready.connect

@@ -388,6 +388,55 @@ def test_a_stale_job_with_attempts_left_is_requeued(instructor, django_capture_o
     assert len(callbacks) == 2  # the event and the enqueue
 
 
+def test_a_job_pending_too_long_has_its_task_sent_again_once_per_interval(
+    instructor, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Given a job the broker lost (pending for longer than the resend interval) and one
+    # that was queued a moment ago
+    sent: list[str] = []
+    monkeypatch.setattr(services, "_enqueue", lambda job_id: sent.append(str(job_id)))
+    lost = upload(instructor)
+    long_ago = timezone.now() - timedelta(seconds=services.PENDING_RESEND_AFTER_S + 5)
+    VideoJob.objects.filter(pk=lost.pk).update(updated_at=long_ago)
+    recent = upload(instructor)
+    events_before = KeptEvent.objects.count()
+
+    # When the sweep runs twice in a row
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.requeue_stale_jobs()
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.requeue_stale_jobs()
+
+    # Then the lost job's task was sent once, the recent one's not at all, nothing was
+    # published, and the job itself is unchanged but for its clock
+    assert (first.resent, first.requeued, first.failed) == ([lost.pk], [], [])
+    assert (second.resent, second.requeued, second.failed) == ([], [], [])
+    assert sent == [str(lost.pk)]
+    assert KeptEvent.objects.count() == events_before
+    lost.refresh_from_db()
+    assert (lost.status, lost.progress, lost.attempt) == ("pending", 0, 0)
+    assert lost.updated_at > long_ago
+    recent.refresh_from_db()
+    assert recent.status == "pending"
+
+
+def test_a_broker_down_at_upload_loses_neither_the_job_nor_the_request(
+    instructor, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broker_down(job_id):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(services, "_enqueue", broker_down)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = upload(instructor)
+
+    # The failure after the commit is logged, the job waits for the resend sweep
+    job.refresh_from_db()
+    assert (job.status, job.stage) == ("pending", "queued")
+    assert Path(job.source).exists()
+
+
 def test_a_stale_job_on_its_last_attempt_fails_with_a_clear_message(instructor, monkeypatch):
     finished = []
     monkeypatch.setattr(services, "_on_job_finished", lambda job: finished.append(job.status))
