@@ -17,8 +17,10 @@ setup: $(STAMP)
 run: setup
 	$(PY) scripts/run_stack.py
 
+# pytest exits 5 when it collected nothing: a run that tested nothing fails, and says so.
 test: setup
-	$(PY) scripts/with_redis.py -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/with_redis.py -- $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; exit $$status
 
 lint: setup
 	$(VENV)/bin/ruff check .
