@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import secrets
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -138,7 +140,16 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # --- Redis: channel layer, Celery broker, presence --------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _running_stack_redis() -> str | None:
+    """The private Redis of a running `make run` (it writes var/redis_url while it is up),
+    so `manage.py process_video` beside it reaches the same channel layer and broker."""
+    url_file = VAR_DIR / "redis_url"
+    return url_file.read_text().strip() if url_file.exists() else None
+
+
+REDIS_URL = os.environ.get("REDIS_URL") or _running_stack_redis() or "redis://127.0.0.1:6379/0"
 
 # `pubsub` (default) sends one PUBLISH per group message and each process fans out
 # locally; `core` keeps messages in Redis lists and loops over a group's members in
@@ -256,7 +267,11 @@ VIDEO_UPLOAD_DIR = VAR_DIR / "uploads"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD") or None
+# `make run` generates one into var/demo_password once, when DEMO_PASSWORD is unset.
+_demo_password_file = VAR_DIR / "demo_password"
+DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD") or (
+    _demo_password_file.read_text().strip() if _demo_password_file.exists() else None
+)
 
 LOGGING = {
     "version": 1,
@@ -267,5 +282,20 @@ LOGGING = {
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # Celery's per-task lines ("received", "succeeded", "sending due task") would
+        # print the presence sweep every 10 s; failures still log at ERROR, and the
+        # services log what matters (a video job finishing) themselves.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
     },
 }
+
+# Processed media on the embedded default is served by Django's static view: it needs
+# the SubRip type, and under ASGI it streams a file through a thread, which Django warns
+# about on every request. Production serves media from Cloudinary or the proxy.
+mimetypes.add_type("application/x-subrip", ".srt")
+mimetypes.add_type("text/vtt", ".vtt")
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators"
+)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec
 
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ class CommitHook:
     def __call__(self) -> None:
         try:
             self.func(*self.args, **self.kwargs)
+        except (OSError, RedisConnectionError) as error:
+            # Redis is down: one line per event, not a traceback each.
+            logger.error("after commit: %s failed: %s", self.description, error)
         except Exception:
             logger.exception("after commit: %s failed", self.description)
 

@@ -8,6 +8,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.views import me
 
+from .api import not_found
 from .health import healthz
 from .pages import home
 
@@ -36,3 +37,5 @@ urlpatterns = [
     # it from Cloudinary or the proxy.
     path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
+
+handler404 = not_found

@@ -1,5 +1,6 @@
-"""`make run`: migrate, seed the demo, start Redis (unless REDIS_URL is set), daphne and
-a Celery worker in the foreground. Ctrl-C or SIGTERM stops everything it started."""
+"""`make run`: migrate, seed the demo, start Redis (unless REDIS_URL is set), the web
+server and a Celery worker in the foreground; says when /healthz answers. Ctrl-C or
+SIGTERM stops everything it started."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import FrameType
 
@@ -18,6 +20,29 @@ sys.path.insert(0, str(ROOT))
 from elearning.devservices import RedisServer, start_redis, web_server_command  # noqa: E402
 
 BIN = Path(sys.executable).parent
+VAR = ROOT / "var"
+READY_TIMEOUT_S = 180
+
+
+def demo_password(env: dict[str, str]) -> tuple[str, bool]:
+    """$DEMO_PASSWORD, else one generated once into var/demo_password (stable across
+    runs, and what `manage.py seed_demo` reads too); True when it was generated."""
+    if env.get("DEMO_PASSWORD"):
+        return env["DEMO_PASSWORD"], False
+    path = VAR / "demo_password"
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip(), True
+
+
+def is_healthy(port: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def main() -> int:
@@ -26,9 +51,7 @@ def main() -> int:
     env.setdefault("DJANGO_SETTINGS_MODULE", "elearning.settings")
     env.setdefault("PYTHONUNBUFFERED", "1")
     port = env.setdefault("PORT", "8000")
-    generated_password = not env.get("DEMO_PASSWORD")
-    if generated_password:
-        env["DEMO_PASSWORD"] = secrets.token_urlsafe(12)
+    env["DEMO_PASSWORD"], generated_password = demo_password(env)
 
     redis: RedisServer | None = None
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -42,8 +65,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         if not env.get("REDIS_URL"):
-            redis = start_redis(ROOT / "var" / "redis")
+            redis = start_redis(VAR / "redis")
             env["REDIS_URL"] = redis.url
+            (VAR / "redis_url").write_text(redis.url)
             print(f"Started a private Redis at {redis.url}", flush=True)
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
@@ -65,19 +89,31 @@ def main() -> int:
         children.append(
             ("web", subprocess.Popen(web_server_command(env, port, ROOT / "var"), env=env))
         )
-        print(
-            f"\n  elearning is starting on http://127.0.0.1:{port}/\n"
-            f"  demo logins: admin, instructor, student, student2\n"
-            f"  password:    {env['DEMO_PASSWORD']}"
-            f"{'  (generated; set DEMO_PASSWORD to choose one)' if generated_password else ''}\n"
-            f"  health:      http://127.0.0.1:{port}/healthz   Ctrl-C stops everything.\n",
-            flush=True,
-        )
+        is_ready = is_late = False
+        started = time.monotonic()
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:
                     print(f"{name} exited with {child.returncode}; stopping.", file=sys.stderr)
                     return 1
+            if not is_ready and is_healthy(port):
+                is_ready = True
+                generated = " (generated once into var/demo_password)" if generated_password else ""
+                print(
+                    f"\n  elearning is up on http://127.0.0.1:{port}/\n"
+                    f"  demo logins: admin, instructor, student, student2\n"
+                    f"  password:    {env['DEMO_PASSWORD']}{generated}\n"
+                    f"  health:      http://127.0.0.1:{port}/healthz   Ctrl-C stops everything.\n",
+                    flush=True,
+                )
+            elif not is_ready and not is_late and time.monotonic() - started > READY_TIMEOUT_S:
+                is_late = True  # said once; the stack keeps running
+                print(
+                    f"/healthz did not answer 200 within {READY_TIMEOUT_S} s; "
+                    f"see http://127.0.0.1:{port}/healthz for what is down.",
+                    file=sys.stderr,
+                    flush=True,
+                )
             time.sleep(0.3)
         return 0
     except subprocess.CalledProcessError as error:
@@ -94,6 +130,7 @@ def main() -> int:
                 child.kill()
                 child.wait()
         if redis is not None:
+            (VAR / "redis_url").unlink(missing_ok=True)
             redis.stop()
 
 

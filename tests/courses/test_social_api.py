@@ -99,3 +99,15 @@ def test_review_refusals(student, outsider, course):
         response = api_client(student).post(url(course.pk, "reviews"), bad, format="json")
         assert response.status_code == 400, bad
     assert not Review.objects.exists()
+
+
+def test_api_urls_that_match_no_route_answer_in_the_api_error_shape(student, course):
+    for path in ("/api/courses/abc/purchase/", "/api/videos/not-a-uuid/", "/api/nothing/"):
+        response = (
+            api_client(student).post(path) if "purchase" in path else api_client(student).get(path)
+        )
+        assert (response.status_code, response["Content-Type"]) == (404, "application/json"), path
+        assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    page = api_client(student).get("/no-such-page/")
+    assert (page.status_code, page["Content-Type"].split(";")[0]) == (404, "text/html")
+    assert Purchase.objects.count() == 0

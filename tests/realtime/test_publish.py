@@ -37,6 +37,7 @@ def test_failing_channel_layer_loses_no_commit_and_no_later_hook(
     assert list(KeptEvent.objects.filter(user=student).values_list("seq", flat=True)) == [1]
     assert ran_after == ["enqueue"]
     assert [record.getMessage() for record in caplog.records] == [
-        "after commit: send video.progress failed",
-        "after commit: send course.viewers to course.1 failed",
+        "after commit: send video.progress failed: Redis is down",
+        "after commit: send course.viewers to course.1 failed: Redis is down",
     ]
+    assert [record.exc_info for record in caplog.records] == [None, None]
