@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from django.conf import settings
 from django.db import connection
@@ -9,6 +11,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from .celery import app as celery_app
+
+logger = logging.getLogger(__name__)
 
 
 def _database() -> str | None:
@@ -51,4 +55,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "down": down,
         "checks": {name: problem or "ok" for name, problem in problems.items()},
     }
-    return JsonResponse(body, status=503 if down else 200)
+    response = JsonResponse(body, status=503 if down else 200)
+    if down:
+        # A 503 here is the answer, not a server error: one warning naming what is down
+        # instead of Django's "ERROR Service Unavailable" (which `make run` would print
+        # while its worker starts).
+        logger.warning("healthz: down: %s", ", ".join(down))
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
