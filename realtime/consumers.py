@@ -127,7 +127,15 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     async def forward_layer_messages(self) -> None:
         while True:
             self.is_waiting_for_layer = True
-            message = await self.channel_layer.receive(self.channel_name)
+            try:
+                message = await self.channel_layer.receive(self.channel_name)
+            except Exception:
+                # The layer itself failed (Redis gone, with the core layer): the client
+                # reconnects, resumes and gets what it missed from the log.
+                logger.exception("gateway: the channel layer failed; closing the socket")
+                with contextlib.suppress(Exception):
+                    await self.close(code=1011)
+                return
             self.is_waiting_for_layer = False
             try:
                 if message["type"] == LAYER_EVENT:

@@ -412,3 +412,24 @@ async def test_closed_socket_leaves_no_channel_or_subscription_in_the_layer(
         if channel.startswith(layer.prefix + "specific.")
     }
     assert channels_left == set()
+
+
+async def test_a_failing_channel_layer_closes_the_socket_instead_of_leaving_it_mute(
+    student: User, open_socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from channels.layers import get_channel_layer
+
+    # Given a socket that has received an event
+    layer = get_channel_layer()
+    ws = await open_socket(student)
+
+    async def layer_down(channel: str) -> dict[str, Any]:
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(layer, "receive", layer_down)
+    await publish_progress(student, 10)
+    assert (await ws.next_event())["seq"] == 1
+
+    # When its next read from the layer fails
+    # Then the server closes it (1011), so the client reconnects and resumes
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 1011}
