@@ -28,6 +28,7 @@ application = ProtocolTypeRouter(
 # loaded so far lives as long as the process: frozen, no collection walks it again. The
 # default gen-0 threshold (700) promotes short-lived event objects into older
 # generations whose collections then stall the event loop: 50–90 ms pauses, a p99 of
-# 165 ms in a fan-out to 1 000 sockets; with these, 36–43 ms (README, "Performance").
+# 165 ms in a fan-out to 1 000 sockets; with these, 48 ms (median of 3; README,
+# "Performance").
 gc.freeze()
 gc.set_threshold(10_000, 20, 100)

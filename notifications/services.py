@@ -22,6 +22,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Role, User
+from elearning.transactions import after_commit
 from realtime.groups import user_group
 from realtime.publish import (
     publish_kept_each_on_commit,
@@ -355,7 +356,11 @@ def create_announcement(*, actor: User, audience: str, title: str, body: str) ->
         announcement = Announcement.objects.create(
             created_by=actor, audience=audience, title=title, body=body
         )
-        transaction.on_commit(lambda: deliver_announcement_task.delay(announcement.pk), robust=True)
+        after_commit(
+            f"queue announcement {announcement.pk}",
+            deliver_announcement_task.delay,
+            announcement.pk,
+        )
     return announcement
 
 
